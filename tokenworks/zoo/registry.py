@@ -1,0 +1,84 @@
+"""The zoo by name: which models exist, which are built, and building one on demand (cached, locked)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from tokenworks.errors import UserError, close_matches
+from tokenworks.zoo import paths
+from tokenworks.zoo.recipes import ZOO, Recipe, recipe_hash
+from tokenworks.zoo.train import METADATA_FILE, build_model, model_dir
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in ZOO:
+        raise UserError(f"model {name!r} is not a zoo name; zoo names: {', '.join(ZOO)}." + close_matches(name, ZOO))
+    return ZOO[name]
+
+
+def built_dir(name: str) -> Path | None:
+    """The cached directory of `name` when it is built for its current recipe, else None."""
+    path = model_dir(name, get_recipe(name))
+    return path if (path / METADATA_FILE).is_file() else None
+
+
+def read_metadata(path: Path) -> dict | None:
+    file = Path(path) / METADATA_FILE
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
+def model_info(name: str) -> dict:
+    """name, built, path, params, val_bits_per_byte, recipe_hash, description (+ zoo.json when built)."""
+    recipe = get_recipe(name)
+    path = model_dir(name, recipe)
+    metadata = read_metadata(path) or {}
+    return {
+        **metadata,
+        "name": name,
+        "built": bool(metadata),
+        "path": str(path),
+        "params": metadata.get("params"),
+        "val_bits_per_byte": metadata.get("val_bits_per_byte"),
+        "recipe_hash": recipe_hash(recipe),
+        "description": recipe.description,
+    }
+
+
+def list_models() -> list[dict]:
+    keys = ("name", "built", "path", "params", "val_bits_per_byte", "recipe_hash", "description")
+    return [{key: info[key] for key in keys} for info in map(model_info, ZOO)]
+
+
+@contextmanager
+def _build_lock(target: Path):
+    """One builder per recipe across processes: concurrent test sessions wait instead of training twice."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(name: str, force: bool = False, num_threads: int | None = None) -> Path:
+    """The model's directory, training it first unless it is cached (or `force`)."""
+    recipe = get_recipe(name)
+    target = model_dir(name, recipe)
+    with _build_lock(target):
+        if built_dir(name) and not force:
+            return target
+        if target.exists():  # forced rebuild, or a directory without zoo.json: set it aside, delete after
+            retired = Path(tempfile.mkdtemp(prefix=f".old-{target.name}-", dir=target.parent))
+            target.rename(retired / "model")
+            shutil.rmtree(retired, ignore_errors=True)
+        return build_model(name, recipe, num_threads=num_threads)
+
+
+def cache_summary() -> str:
+    return f"zoo cache: {paths.cache_root()} (set ${paths.CACHE_ENV} to move it)"
