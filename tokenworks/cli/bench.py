@@ -49,9 +49,12 @@ def bench_decoding(
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed repeats per method; the median is reported."),
     method_options: Optional[list[str]] = typer.Option(
         None, "--method-option", metavar="NAME.KEY=VALUE",
-        help="An option of one method, e.g. token-recycling.top_k=8 (VALUE parsed as JSON when it can be). "
+        help="An option of one method, e.g. token-recycling.topk=8 (VALUE parsed as JSON when it can be). "
         "LABEL.decoder=NAME makes LABEL in --methods another setting of decoder NAME. Repeatable.",
     ),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads for the decode loop. Default 1: "
+                                "small models decode fastest on one core, and more threads than idle cores "
+                                "collapse every arm (TOKENWORKS_THREADS overrides)."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON: {\"methods\": {NAME: {" +
                                  ", ".join(JSON_METRICS) + "}}}."),
 ) -> None:
@@ -69,7 +72,7 @@ def bench_decoding(
         --prompts prompts.jsonl --max-new-tokens 64 --repeats 3
     tokenworks bench decoding --model code-lm-micro \\
         --methods greedy,token-recycling --prompts-from-zoo 8 \\
-        --method-option token-recycling.top_k=4 --json
+        --method-option token-recycling.tree=chain8 --json
     ```
     """
     names = split_csv(methods)
@@ -86,7 +89,7 @@ def bench_decoding(
     load_lm = zoo_function("load_lm")
     compare_decoders = need("tokenworks.methods.decoding.measure", "compare_decoders",
                             purpose="`tokenworks bench decoding`")
-    configure_threads()
+    configure_threads(threads)
     with stdout_to_stderr(as_json):
         lm, tokenizer = load_lm(model)
         if prompt_texts is None:
@@ -107,14 +110,14 @@ def bench_decoding(
 
 
 def parse_method_options(pairs: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
-    """['token-recycling.top_k=8'] -> {'token-recycling': {'top_k': 8}}; the method must be in --methods."""
+    """['token-recycling.topk=8'] -> {'token-recycling': {'topk': 8}}; the method must be in --methods."""
     options: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         target, raw = parse_name_value(pair, "--method-option", "VALUE")
         method, dot, key = target.partition(".")
         if not dot or not method or not key:
             raise UserError(f"--method-option {pair!r} is not of the form NAME.KEY=VALUE "
-                            "(e.g. token-recycling.top_k=8).")
+                            "(e.g. token-recycling.topk=8).")
         if method not in methods:
             raise UserError(f"--method-option {pair!r}: method {method!r} is not among --methods "
                             f"({', '.join(methods)})." + close_matches(method, methods))

@@ -150,11 +150,12 @@ def need(module: str, *attrs: str, purpose: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def configure_threads() -> int:
-    """All cores for a command that runs models in this process (`TOKENWORKS_THREADS` overrides)."""
+def configure_threads(num_threads: int | None = None) -> int:
+    """`num_threads` torch threads (default: all cores) for a command that runs models in this process;
+    `TOKENWORKS_THREADS` overrides both."""
     from tokenworks.runtime import configure_threads as _configure
 
-    return _configure()
+    return _configure(num_threads)
 
 
 def parse_name_value(text: str, option: str, value_label: str = "VALUE") -> tuple[str, str]:

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tokenworks.errors import UserError, close_matches
-from tokenworks.zoo import paths
 from tokenworks.zoo.recipes import ZOO, Recipe, recipe_hash
 from tokenworks.zoo.train import METADATA_FILE, build_model, model_dir
 
@@ -78,7 +77,3 @@ def build(name: str, force: bool = False, num_threads: int | None = None) -> Pat
             target.rename(retired / "model")
             shutil.rmtree(retired, ignore_errors=True)
         return build_model(name, recipe, num_threads=num_threads)
-
-
-def cache_summary() -> str:
-    return f"zoo cache: {paths.cache_root()} (set ${paths.CACHE_ENV} to move it)"

@@ -91,8 +91,9 @@ def train_model(recipe: Recipe, tokenizer, name: str = "model") -> tuple[LlamaFo
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step)
         window = sample_batch(stream, recipe.batch, recipe.context, generator)
-        logits = model(input_ids=window[:, :-1]).logits  # [B, T, V]
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+            logits = model(input_ids=window[:, :-1]).logits  # [B, T, V]
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -69,7 +69,7 @@ def test_stats_definitions(target_model):
     assert s.target_forwards == 1 + steps  # prefill counted
     assert s.new_tokens == 30 == steps + sum(s.accepted_per_step)  # bonus included, truncation accounted
     assert s.mean_acceptance_length == pytest.approx(30 / steps)
-    assert s.mean_acceptance_length > 1.5  # the hot matrix has seen this exact continuation
+    assert sum(s.accepted_per_step) > 0  # drafts were accepted, so the bonus accounting is exercised
     assert s.tokens_processed == len(prompt) - 1 + steps * 17
 
 

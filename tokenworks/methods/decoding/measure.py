@@ -22,6 +22,7 @@ A method label is a decoder name, or any label whose `method_options` entry name
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -127,10 +128,12 @@ def compare_decoders(
                 samples.append(_sample_row(label, i, r, gen, wall, reference[i]))
                 bar.update()
     bar.close()
-    return _report(methods, samples, repeats, setting={
+    report = _report(methods, samples, repeats, setting={
         "prompts": len(prompts), "max_new_tokens": max_new_tokens, "repeats": repeats,
         "device": str(device), "threads": torch.get_num_threads(), "method_options": method_options or {},
     })
+    report.warnings += _thread_warnings(device)
+    return report
 
 
 def _greedy_reference(decoders, model, tokenizer, prompt_ids, max_new_tokens) -> list[list[int]]:
@@ -179,6 +182,20 @@ def _report(methods: list[str], samples: list[dict], repeats: int, setting: dict
     return BenchReport(rows, samples, _warnings(rows), details, setting)
 
 
+def _thread_warnings(device: torch.device) -> list[str]:
+    """Several intra-op threads on a CPU that other processes also use make small-model decoding collapse
+    (measured here: 30x slower with 2 threads on 2 busy cores), and hit multi-token verify steps hardest."""
+    threads, load = torch.get_num_threads(), os.getloadavg()[0]
+    if device.type == "cpu" and threads > 1 and load + threads > (os.cpu_count() or 1) + 0.5:
+        return [f"torch uses {threads} threads on a CPU with load average {load:.1f} over {os.cpu_count()} cores: "
+                "timings are oversubscribed; rerun with TOKENWORKS_THREADS=1."]
+    return []
+
+
+# Below this share of distinct 4-grams a model's output is mostly loops (the issue's bar for code-lm-tiny).
+MIN_VARIETY = 0.6
+
+
 def _warnings(rows: dict[str, dict[str, float]]) -> list[str]:
     out = []
     if "greedy" in rows and "hf-greedy" in rows and rows["greedy"]["tokens_per_s"] < rows["hf-greedy"]["tokens_per_s"]:
@@ -186,6 +203,12 @@ def _warnings(rows: dict[str, dict[str, float]]) -> list[str]:
             f"greedy is slower than hf-greedy ({rows['greedy']['tokens_per_s']:.1f} < "
             f"{rows['hf-greedy']['tokens_per_s']:.1f} tok/s): speedups over greedy are inflated; "
             "compare with hf-greedy."
+        )
+    reference = rows.get("greedy") or next(iter(rows.values()), None)
+    if reference is not None and reference["distinct_4gram"] < MIN_VARIETY:
+        out.append(
+            f"the model's greedy output repeats itself (distinct-4-gram share {reference['distinct_4gram']:.2f} < "
+            f"{MIN_VARIETY}): every drafter looks fast for the wrong reason on such a model."
         )
     for label, r in rows.items():
         if r["exact_match"] < 1.0:
