@@ -8,10 +8,11 @@ official eval), the same drafter with a chain template (isolates the tree), and 
 cold matrix per request (isolates hot start). Speedups are over the faster of the two greedy baselines.
 
 Knobs were chosen on the validation split (per-rank acceptance with tree 2.2.2 -> RANK_ACCEPT; then
-top12/16/20/24, chain8/12 and 2.2.2 compared: top16 fastest, 1.93x, MAL 3.68). Measured on the test split
-(tiny preset, 2026-11-29, shared 2-core CPU, 1 thread): Token Recycling 1.95x over greedy (our greedy was
-faster than hf-greedy), MAL 4.30, exact match 1.000, prompt lookup 1.73x; with `warm_prompts=10`: 2.12x,
-MAL 4.43, prompt lookup 1.82x. The speed claim stays "not comparable at this scale" (see `claims`).
+top12/16/20/24, chain8/12 and 2.2.2 compared: top16 fastest) with an earlier tiny recipe. Measured on the
+test split with the current code-lm-tiny (tiny preset, 2026-11-29, 2-core CPU, 1 thread, MLflow run
+138985ed9924433b9a8a80c57f930f28): Token Recycling 1.51x over greedy (our greedy was faster than hf-greedy),
+MAL 3.40, exact match 1.000, prompt lookup 1.48x. The model's greedy output still loops (distinct-4-gram
+0.33), so the speed claims stay "not comparable at this scale" (see `claims`).
 """
 
 from __future__ import annotations
