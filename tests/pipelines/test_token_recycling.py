@@ -44,3 +44,24 @@ def test_presets_validate():
     assert paper.max_new_tokens == 1024
     tiny = repro.config_cls.from_preset("tiny", {"method.tree": "top24"})
     assert tiny.model == "code-lm-tiny" and tiny.method.tree == "top24" and tiny.max_new_tokens == 128
+
+
+def _metrics(variety: float, tr_speedup: float, pld_speedup: float) -> dict[str, float]:
+    return {"greedy/distinct_4gram": variety, "token-recycling/speedup": tr_speedup,
+            "token-recycling/mean_acceptance_length": 3.0, "token-recycling/exact_match": 1.0,
+            "token-recycling/speedup_vs_prompt_lookup": tr_speedup / pld_speedup, "token-recycling/matrix_mb": 0.25}
+
+
+def test_a_looping_model_cannot_earn_a_speed_verdict():
+    """Repetition inflates every drafter: on a model below the variety bar no speed claim says 'reproduced'."""
+    from tokenworks.pipelines.token_recycling import TokenRecyclingRepro, claims
+
+    cfg = TokenRecyclingRepro.from_preset("tiny")
+    looping = {c.name: c for c in claims(_metrics(0.3, 2.0, 1.2), cfg, bpb=1.3)}
+    varied = {c.name: c for c in claims(_metrics(0.8, 2.0, 1.2), cfg, bpb=1.3)}
+    name = "~30% faster than train-free baselines"
+    assert looping[name].verdict == "not comparable at this scale" and "repeats itself" in looping[name].why
+    assert varied[name].verdict == "reproduced"
+    assert "repeats itself" in looping["speedup over greedy"].why
+    assert "repeats itself" not in varied["speedup over greedy"].why
+    assert looping["output identical to greedy"].verdict == "reproduced"

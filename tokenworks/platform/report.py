@@ -67,7 +67,9 @@ def latest_runs(plot_dir: Path) -> list[PaperRun]:
             continue
         runs = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
                                   order_by=["attributes.start_time DESC"], max_results=50)
-        run = next((r for r in runs if "sweep" not in r.data.tags), None)
+        runs = [r for r in runs if "sweep" not in r.data.tags]
+        # a micro run is test-sized: show the newest run of a real preset when there is one
+        run = next((r for r in runs if r.data.tags.get("preset") != "micro"), runs[0] if runs else None)
         if run is not None:
             found.append(paper_run(client, uri, exp, run, plot_dir))
     return sorted(found, key=lambda r: r.slug)
@@ -90,6 +92,7 @@ def paper_run(client: Any, uri: str, exp: Any, run: Any, plot_dir: Path) -> Pape
             plots.append(dest)
     start = _dt.datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M")
     url = f"{uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs/{run_id}" if uri.startswith("http") else None
+    start += f", preset {run.data.tags['preset']}" if run.data.tags.get("preset") else ""
     return PaperRun(exp.name, run_id, run.info.status, start, url, claims, plots)
 
 
