@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tokenworks.errors import UserError, close_matches
 from tokenworks.runtime import device_name
-from tokenworks.zoo.recipes import ZOO
+from tokenworks.zoo.recipes import ZOO, ensure_extensions
 from tokenworks.zoo.registry import build, built_dir, read_metadata
 
 HUB_PROBE_TIMEOUT_S = 3.0
@@ -21,6 +21,7 @@ HUB_PROBE_TIMEOUT_S = 3.0
 
 def resolve(name_or_path: str, build_if_missing: bool = True) -> str:
     """A local directory for zoo names and paths (building a zoo model if asked); other strings unchanged."""
+    ensure_extensions()
     if name_or_path in ZOO:
         path = built_dir(name_or_path)
         if path is None:
@@ -90,6 +91,7 @@ def load_lm(name_or_path: str, device: str | None = None, build_if_missing: bool
 
 def zoo_bits_per_byte(name_or_path: str) -> float | None:
     """Validation bits per byte from zoo.json (a zoo name, built or not, or a zoo-built directory), else None."""
+    ensure_extensions()
     if name_or_path in ZOO:
         path = built_dir(name_or_path)
         metadata = read_metadata(path) if path else None

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import importlib
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
 
 from tokenworks.errors import UserError
 from tokenworks.zoo.data import source_id
@@ -63,8 +65,10 @@ class Recipe:
                 raise UserError(f"Recipe.{name}={getattr(self, name)!r} must be >= 1.")
 
 
-def recipe_hash(recipe: Recipe) -> str:
+def recipe_hash(recipe: Any) -> str:
     """12 hex digits over every field that changes the weights or the metrics (not the description)."""
+    if not isinstance(recipe, Recipe):
+        return _other_recipe_hash(recipe)
     fields = asdict(recipe)
     fields.pop("description")
     fields.pop("tags")
@@ -119,6 +123,54 @@ ZOO: dict[str, Recipe] = {
 }
 
 
-def register(name: str, recipe: Recipe) -> None:
-    """Add a zoo model (later issues: other sizes, other data sources)."""
+def _other_recipe_hash(recipe: Any) -> str:
+    """The hash of a recipe that is not a causal-LM `Recipe` (a ViT, a diffusion LM, a fine-tune of another zoo
+    model): every dataclass field except description/tags, the class name, tokenizer hashes of
+    `TokenizerRecipe` fields, and whatever `recipe.hash_extras()` adds (data identities, a parent model's hash)."""
+    if not is_dataclass(recipe):
+        raise TypeError(f"a zoo recipe must be a dataclass, got {type(recipe).__name__}")
+    payload: dict[str, Any] = {"kind": type(recipe).__name__, "format": 1}
+    for key, value in asdict(recipe).items():
+        if key in ("description", "tags"):
+            continue
+        payload[key] = value
+    for key in vars(recipe) if hasattr(recipe, "__dict__") else ():
+        value = getattr(recipe, key)
+        if isinstance(value, TokenizerRecipe):
+            payload[f"{key}_hash"] = tokenizer_hash(value)
+    extras = getattr(recipe, "hash_extras", None)
+    if callable(extras):
+        payload["extras"] = extras()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# name -> builder(name, recipe, num_threads) -> Path, for zoo models that are not plain causal-LM recipes;
+# a builder trains and writes the directory with tokenworks.zoo.train.write_model_dir (zoo.json included)
+BUILDERS: dict[str, Any] = {}
+
+
+def register(name: str, recipe: Any, builder: Any = None) -> None:
+    """Add a zoo model. A `Recipe` trains with the shared causal-LM trainer; any other dataclass recipe needs
+    its own `builder(name, recipe, num_threads) -> Path`."""
+    if not isinstance(recipe, Recipe) and builder is None:
+        raise TypeError(f"zoo model {name!r}: a {type(recipe).__name__} recipe needs a builder")
     ZOO[name] = recipe
+    if builder is not None:
+        BUILDERS[name] = builder
+    else:
+        BUILDERS.pop(name, None)
+
+
+# Modules that register further zoo models when imported (ViTs, diffusion LMs, task LMs, fine-tunes). They are
+# imported on first use of the zoo by name (`ensure_extensions`), so `tokenworks zoo list` shows every model.
+EXTENSIONS: tuple[str, ...] = ()
+_loaded = False
+
+
+def ensure_extensions() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in EXTENSIONS:
+        importlib.import_module(module)

@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tokenworks.errors import UserError, close_matches
-from tokenworks.zoo.recipes import ZOO, Recipe, recipe_hash
+from tokenworks.zoo.recipes import BUILDERS, ZOO, Recipe, ensure_extensions, recipe_hash
 from tokenworks.zoo.train import METADATA_FILE, build_model, model_dir
 
 
 def get_recipe(name: str) -> Recipe:
+    ensure_extensions()
     if name not in ZOO:
         raise UserError(f"model {name!r} is not a zoo name; zoo names: {', '.join(ZOO)}." + close_matches(name, ZOO))
     return ZOO[name]
@@ -49,6 +50,7 @@ def model_info(name: str) -> dict:
 
 
 def list_models() -> list[dict]:
+    ensure_extensions()
     keys = ("name", "built", "path", "params", "val_bits_per_byte", "recipe_hash", "description")
     return [{key: info[key] for key in keys} for info in map(model_info, ZOO)]
 
@@ -76,4 +78,6 @@ def build(name: str, force: bool = False, num_threads: int | None = None) -> Pat
             retired = Path(tempfile.mkdtemp(prefix=f".old-{target.name}-", dir=target.parent))
             target.rename(retired / "model")
             shutil.rmtree(retired, ignore_errors=True)
+        if name in BUILDERS:
+            return BUILDERS[name](name, recipe, num_threads)
         return build_model(name, recipe, num_threads=num_threads)

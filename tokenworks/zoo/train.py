@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,7 @@ from tokenworks.zoo.tokenizer import load_tokenizer, publish
 METADATA_FILE = "zoo.json"
 
 
-def model_dir(name: str, recipe: Recipe) -> Path:
+def model_dir(name: str, recipe: Any) -> Path:
     return paths.models_dir() / f"{name}-{recipe_hash(recipe)}"
 
 
@@ -136,13 +137,25 @@ def build_model(name: str, recipe: Recipe, num_threads: int | None = None) -> Pa
         "test_bits_per_byte": evaluation["test_bits_per_byte"],
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+    def save(staging: Path) -> None:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    return write_model_dir(name, recipe, save, metadata)
+
+
+def write_model_dir(name: str, recipe: Any, save: Callable[[Path], None], metadata: dict) -> Path:
+    """Publish a built zoo model atomically: `save(staging_dir)` writes the files, then zoo.json (`metadata`
+    plus name and recipe hash) is added and the folder is renamed into place. Any zoo builder ends here, so
+    a half-written model is never found by `built_dir`."""
     target = model_dir(name, recipe)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=target.parent))
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        save(staging)
+        full = {"name": name, "recipe_hash": recipe_hash(recipe), **metadata}
+        (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
