@@ -52,7 +52,8 @@ class CompletionServer:
                 "accepted_tokens": sum(stats.accepted_per_step),
                 "target_forwards": stats.target_forwards,
                 "target_forwards_per_token": stats.target_forwards_per_token,
-                "draft_forwards": stats.draft_forwards}
+                "draft_forwards": stats.draft_forwards,
+                **stats.method_stats}
 
     @api.get("/v1/models")
     def models(self) -> dict[str, Any]:

@@ -163,7 +163,12 @@ def register(name: str, recipe: Any, builder: Any = None) -> None:
 
 # Modules that register further zoo models when imported (ViTs, diffusion LMs, task LMs, fine-tunes). They are
 # imported on first use of the zoo by name (`ensure_extensions`), so `tokenworks zoo list` shows every model.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = (
+    "tokenworks.zoo.skipdecode_models",   # SkipDecode fine-tunes
+    "tokenworks.zoo.task_models",         # small/large task LMs for R2R and S2D, the sorted draft
+    "tokenworks.zoo.diffusion_models",    # masked-diffusion LMs and their AR guide
+    "tokenworks.zoo.vit_models",          # ViT/DeiT on generated images
+)
 _loaded = False
 
 
@@ -173,4 +178,10 @@ def ensure_extensions() -> None:
         return
     _loaded = True
     for module in EXTENSIONS:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a module that exists but fails inside is a real error
+                raise
+
+

@@ -28,6 +28,9 @@ class DecodeStats:
     accepted_per_step: list[int] = field(default_factory=list)  # per verify step, bonus excluded
     layers_executed: int = 0          # transformer layers run over all target forwards (per token position)
     wall_s: float = 0.0
+    # numbers only this method has (R2R: tokens written by the large model; S2D: which exit drafted), flat
+    # name -> number; serving returns them in `usage`, benchmarks add them as columns
+    method_stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_acceptance_length(self) -> float:
