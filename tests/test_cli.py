@@ -74,7 +74,7 @@ def all_command_paths() -> list[list[str]]:
 def test_the_command_tree_is_the_documented_one():
     paths = {" ".join(p) for p in all_command_paths()}
     assert paths == {
-        "", "list", "reproduce", "sweep", "report", "version", "bench", "bench decoding", "bench overhead",
+        "", "list", "reproduce", "sweep", "report", "version", "bench", "bench decoding", "bench overhead", "bench serve", "serve",
         "zoo", "zoo list", "zoo build", "zoo prompts", "mixture", "mixture infer",
     }
 

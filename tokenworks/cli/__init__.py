@@ -1,6 +1,6 @@
 """The `tokenworks` command line: `main` is the console-script entry point named in pyproject.toml.
 
-Commands: list, reproduce, sweep, bench {decoding, overhead}, zoo {list, build, prompts}, report,
+Commands: list, reproduce, sweep, serve, bench {decoding, overhead, serve}, zoo {list, build, prompts}, report,
 mixture infer, version. Each works as a `ray job submit -- tokenworks ...` entrypoint. Heavy libraries
 (torch, ray, mlflow, transformers) are imported inside the commands that need them, so `--help` and
 `list` start fast. Bad input prints `error: ...` on stderr and exits with status 2 (see common.py).
@@ -18,6 +18,7 @@ from tokenworks.cli.catalog_cmd import list_papers
 from tokenworks.cli.common import TokenworksGroup
 from tokenworks.cli.mixture import mixture_app
 from tokenworks.cli.runs import report, reproduce, sweep
+from tokenworks.cli.serve import serve_command
 from tokenworks.cli.zoo import zoo_app
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ def _root(
 app.command("list")(list_papers)
 app.command("reproduce")(reproduce)
 app.command("sweep")(sweep)
+app.command("serve")(serve_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(zoo_app, name="zoo")
 app.command("report")(report)

@@ -1,4 +1,5 @@
-"""`tokenworks bench ...`: decoders side by side on one model and one prompt set; platform overhead."""
+"""`tokenworks bench ...`: decoders side by side on one model and one prompt set; platform overhead; load on a
+served app (`bench serve`, in bench_serve.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tokenworks.cli.common import (
     stdout_to_stderr,
     warn,
 )
+from tokenworks.cli.bench_serve import bench_serve
 from tokenworks.cli.prompts_file import read_prompts
 from tokenworks.errors import UserError, close_matches
 
@@ -32,6 +34,8 @@ bench_app = typer.Typer(
 JSON_METRICS = ("tokens_per_s", "speedup", "mean_acceptance_length", "target_forwards_per_token", "exact_match",
                 "distinct_4gram")
 OVERHEAD_TARGET = 0.05
+
+bench_app.command("serve")(bench_serve)
 
 
 @bench_app.command("decoding")
