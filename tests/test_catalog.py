@@ -146,7 +146,7 @@ REPRO_SOURCE = """
     from tokenworks.pipelines.base import Reproduction
 
     class Repro(Reproduction):
-        slug = "gtp-vit"
+        slug = "dit-routing"
         {status_line}
         def run(self, cfg, ctx):
             raise NotImplementedError
@@ -164,9 +164,9 @@ def test_status_of_a_registered_reproduction_is_read_without_importing_it(tmp_pa
 
     name = _write_module(tmp_path, monkeypatch, f"repro_status_{abs(hash(status_line))}",
                          REPRO_SOURCE.format(status_line=status_line))
-    assert PAPERS["gtp-vit"].status == "planned"
-    monkeypatch.setitem(pipelines.REPRODUCTIONS, "gtp-vit", f"{name}:Repro")
-    assert PAPERS["gtp-vit"].status == expected
+    assert PAPERS["dit-routing"].status == "planned"
+    monkeypatch.setitem(pipelines.REPRODUCTIONS, "dit-routing", f"{name}:Repro")
+    assert PAPERS["dit-routing"].status == expected
     assert name not in sys.modules          # read from the source, not imported
 
 
