@@ -12,6 +12,8 @@ REPRODUCTIONS: dict[str, str] = {
     "data-mixture": "tokenworks.pipelines.data_mixture:DataMixtureReproduction",
     "tokenization-theory": "tokenworks.pipelines.tokenization_theory:TokenizationTheoryReproduction",
     "token-recycling": "tokenworks.pipelines.token_recycling:TokenRecyclingReproduction",
+    "skipdecode": "tokenworks.pipelines.skipdecode:SkipDecodeReproduction",
+    "gtp-vit": "tokenworks.pipelines.gtp_vit:GTPViTReproduction",
 }
 
 

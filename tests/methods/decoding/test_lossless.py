@@ -27,6 +27,8 @@ DECODERS = [
     ("token-recycling", {"tree": "chain6", "persist": "per_request"}),
     ("token-recycling", {"tree": "top16", "persist": "none", "topk": 4}),
     ("token-recycling", {"tree": "top24", "kernel": "triton"}),
+    ("hf-early-exit", {}),
+    ("hf-early-exit", {"num_assistant_tokens": 3}),
 ]
 
 

@@ -17,6 +17,9 @@ from tokenworks.methods.decoding.greedy import GreedyDecoder
 from tokenworks.methods.decoding.hf_generate import (
     AssistedConfig, HFGenerateDecoder, PromptLookupConfig, assisted_decoder, prompt_lookup_decoder,
 )
+from tokenworks.methods.decoding.skipdecode import (
+    HFEarlyExitConfig, HFEarlyExitDecoder, SkipDecodeConfig, StaticExitConfig, skipdecode_decoder, static_exit_decoder,
+)
 from tokenworks.methods.decoding.token_recycling import TokenRecyclingConfig, TokenRecyclingDecoder
 
 
@@ -30,10 +33,15 @@ DECODER_CONFIGS: dict[str, type[TokenworksConfig]] = {
     "prompt-lookup": PromptLookupConfig,
     "assisted": AssistedConfig,
     "token-recycling": TokenRecyclingConfig,
+    "skipdecode": SkipDecodeConfig,
+    "static-exit": StaticExitConfig,
+    "hf-early-exit": HFEarlyExitConfig,
 }
 DECODER_NAMES: list[str] = list(DECODER_CONFIGS)
 # every decoder whose output must equal greedy's token for token (the shared invariant test)
-LOSSLESS_DECODERS: tuple[str, ...] = ("greedy", "hf-greedy", "prompt-lookup", "assisted", "token-recycling")
+LOSSLESS_DECODERS: tuple[str, ...] = (
+    "greedy", "hf-greedy", "prompt-lookup", "assisted", "token-recycling", "hf-early-exit",
+)
 
 _BUILDERS: dict[str, Callable[..., Decoder]] = {
     "greedy": lambda model, tok, cfg, **_: GreedyDecoder(model, tok),
@@ -41,6 +49,9 @@ _BUILDERS: dict[str, Callable[..., Decoder]] = {
     "prompt-lookup": lambda model, tok, cfg, **_: prompt_lookup_decoder(model, tok, cfg),
     "assisted": lambda model, tok, cfg, draft_model=None: assisted_decoder(model, tok, cfg, draft_model),
     "token-recycling": lambda model, tok, cfg, **_: TokenRecyclingDecoder(model, tok, cfg),
+    "skipdecode": lambda model, tok, cfg, **_: skipdecode_decoder(model, tok, cfg),
+    "static-exit": lambda model, tok, cfg, **_: static_exit_decoder(model, tok, cfg),
+    "hf-early-exit": lambda model, tok, cfg, **_: HFEarlyExitDecoder(model, tok, cfg),
 }
 
 
