@@ -13,6 +13,8 @@ REPRODUCTIONS: dict[str, str] = {
     "tokenization-theory": "tokenworks.pipelines.tokenization_theory:TokenizationTheoryReproduction",
     "token-recycling": "tokenworks.pipelines.token_recycling:TokenRecyclingReproduction",
     "skipdecode": "tokenworks.pipelines.skipdecode:SkipDecodeReproduction",
+    "r2r": "tokenworks.pipelines.r2r:R2RReproduction",
+    "s2d": "tokenworks.pipelines.s2d:S2DReproduction",
     "gtp-vit": "tokenworks.pipelines.gtp_vit:GTPViTReproduction",
 }
 
