@@ -47,3 +47,35 @@ def test_registered_builder_builds_once_and_is_listed(tmp_path, monkeypatch):
 def test_a_non_lm_recipe_without_builder_is_refused():
     with pytest.raises(TypeError, match="needs a builder"):
         register("toy-nobuilder", ToyRecipe("x"))
+
+
+def test_a_fresh_build_is_an_mlflow_run_and_a_cache_hit_is_not(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from tokenworks.platform import zoo_tracking
+
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setattr(registry, "BUILD_HOOKS", [])
+    zoo_tracking.enable_zoo_tracking()
+    zoo_tracking.enable_zoo_tracking()  # idempotent
+    assert registry.BUILD_HOOKS == [zoo_tracking.log_zoo_build]
+
+    def builder(name, recipe, num_threads):
+        return write_model_dir(name, recipe, lambda d: None, {"params": 7, "val_accuracy": 0.25, "recipe": {"width": 3}})
+
+    register("toy-tracked", ToyRecipe("tracked"), builder)
+    try:
+        registry.build("toy-tracked")
+        registry.build("toy-tracked")  # cached: no second run
+    finally:
+        BUILDERS.pop("toy-tracked", None)
+        ZOO.pop("toy-tracked", None)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(zoo_tracking.ZOO_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["zoo.model"] == "toy-tracked" and run.info.status == "FINISHED"
+    assert run.data.metrics["val_accuracy"] == 0.25 and run.data.params["recipe.width"] == "3"

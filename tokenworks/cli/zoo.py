@@ -63,6 +63,8 @@ def zoo_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if a model for this recipe is cached."),
 ) -> None:
     """Train a zoo model (a progress bar shows while it trains); cached, so a second build is instant.
+    A fresh build is recorded as an MLflow run in experiment `zoo-builds` (recipe as params, metrics from
+    zoo.json).
 
     **Examples**
 
@@ -79,6 +81,7 @@ def zoo_build(
                         + close_matches(full_name, known))
     build = zoo_function("build")
     configure_threads()
+    need("tokenworks.platform.zoo_tracking", "enable_zoo_tracking", purpose="logging the build to MLflow")()
     path = build(full_name, force)
     typer.echo(f"{full_name}: {path}")
 

@@ -42,9 +42,11 @@ class ReproductionActor:
 
     def __init__(self, num_threads: int | None = 1) -> None:
         """num_threads: torch threads; None = every core of this node (or $TOKENWORKS_THREADS)."""
+        from tokenworks.platform.zoo_tracking import enable_zoo_tracking
         from tokenworks.runtime import configure_threads
 
         self.num_threads = configure_threads(num_threads)
+        enable_zoo_tracking()  # a model trained for this reproduction gets its own MLflow run
 
     def run(self, repro: Reproduction, cfg: Any, progress: bool = True) -> tuple[Result, dict[str, bytes]]:
         workdir = Path(tempfile.mkdtemp(prefix=f"tokenworks-{repro.slug}-"))

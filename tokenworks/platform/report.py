@@ -57,14 +57,18 @@ def latest_runs(plot_dir: Path) -> list[PaperRun]:
     """The newest finished reproduction run (not a sweep parent or trial) of every paper experiment."""
     from mlflow import MlflowClient
 
+    from tokenworks.catalog import PAPERS
+    from tokenworks.pipelines import registered
     from tokenworks.platform.tracking import BENCH_EXPERIMENT, tracking_uri
+
+    papers = set(PAPERS) | set(registered())
 
     uri = tracking_uri()
     client = MlflowClient(uri)
     found = []
     for exp in client.search_experiments():
-        if exp.name in SKIP_EXPERIMENTS or exp.name == BENCH_EXPERIMENT:
-            continue
+        if exp.name in SKIP_EXPERIMENTS or exp.name == BENCH_EXPERIMENT or exp.name not in papers:
+            continue  # benches, zoo builds and the default experiment are not papers
         runs = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
                                   order_by=["attributes.start_time DESC"], max_results=50)
         runs = [r for r in runs if "sweep" not in r.data.tags]

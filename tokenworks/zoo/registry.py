@@ -14,6 +14,11 @@ from tokenworks.zoo.recipes import BUILDERS, ZOO, Recipe, ensure_extensions, rec
 from tokenworks.zoo.train import METADATA_FILE, build_model, model_dir
 
 
+# called as hook(name, path) after every fresh build (not for cache hits): the platform registers one that
+# records the build as an MLflow run (the zoo itself never imports MLflow); a failing hook only warns
+BUILD_HOOKS: list = []
+
+
 def get_recipe(name: str) -> Recipe:
     ensure_extensions()
     if name not in ZOO:
@@ -79,5 +84,18 @@ def build(name: str, force: bool = False, num_threads: int | None = None) -> Pat
             target.rename(retired / "model")
             shutil.rmtree(retired, ignore_errors=True)
         if name in BUILDERS:
-            return BUILDERS[name](name, recipe, num_threads)
-        return build_model(name, recipe, num_threads=num_threads)
+            path = BUILDERS[name](name, recipe, num_threads)
+        else:
+            path = build_model(name, recipe, num_threads=num_threads)
+    _run_build_hooks(name, Path(path))
+    return path
+
+
+def _run_build_hooks(name: str, path: Path) -> None:
+    import warnings
+
+    for hook in list(BUILD_HOOKS):
+        try:
+            hook(name, path)
+        except Exception as exc:  # noqa: BLE001 - a model that trained must not be lost to a logging problem
+            warnings.warn(f"zoo build hook {getattr(hook, '__name__', hook)!r} failed for {name!r}: {exc}")
