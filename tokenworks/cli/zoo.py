@@ -42,14 +42,16 @@ def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
         print_json(models)
         return
     table = Table(title="model zoo", title_justify="left")
-    for column in ("name", "built", "params", "val bits/byte", "recipe", "description", "path"):
+    for column in ("name", "built", "params", "val bits/byte", "val acc", "recipe", "description", "path"):
         table.add_column(column, no_wrap=column in ("name", "recipe"), overflow="fold")
     for m in models:
         bpb = m.get("val_bits_per_byte")
         params = m.get("params")
         table.add_row(
             m["name"], "yes" if m.get("built") else "no", f"{params:,}" if isinstance(params, int) else "",
-            f"{bpb:.3f}" if isinstance(bpb, (int, float)) else "", str(m.get("recipe_hash") or ""),
+            f"{bpb:.3f}" if isinstance(bpb, (int, float)) else "",
+            f"{acc:.3f}" if isinstance(acc := m.get("val_accuracy"), (int, float)) else "",
+            str(m.get("recipe_hash") or ""),
             str(m.get("description") or ""), str(m.get("path") or ""),
         )
     out_console().print(table)

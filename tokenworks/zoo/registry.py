@@ -38,7 +38,7 @@ def read_metadata(path: Path) -> dict | None:
 
 
 def model_info(name: str) -> dict:
-    """name, built, path, params, val_bits_per_byte, recipe_hash, description (+ zoo.json when built)."""
+    """name, built, path, params, val_bits_per_byte, val_accuracy, recipe_hash, description (+ zoo.json)."""
     recipe = get_recipe(name)
     path = model_dir(name, recipe)
     metadata = read_metadata(path) or {}
@@ -49,6 +49,7 @@ def model_info(name: str) -> dict:
         "path": str(path),
         "params": metadata.get("params"),
         "val_bits_per_byte": metadata.get("val_bits_per_byte"),
+        "val_accuracy": metadata.get("val_accuracy"),  # task, image and diffusion models
         "recipe_hash": recipe_hash(recipe),
         "description": recipe.description,
     }
@@ -56,7 +57,7 @@ def model_info(name: str) -> dict:
 
 def list_models() -> list[dict]:
     ensure_extensions()
-    keys = ("name", "built", "path", "params", "val_bits_per_byte", "recipe_hash", "description")
+    keys = ("name", "built", "path", "params", "val_bits_per_byte", "val_accuracy", "recipe_hash", "description")
     return [{key: info[key] for key in keys} for info in map(model_info, ZOO)]
 
 
