@@ -16,6 +16,8 @@ REPRODUCTIONS: dict[str, str] = {
     "r2r": "tokenworks.pipelines.r2r:R2RReproduction",
     "s2d": "tokenworks.pipelines.s2d:S2DReproduction",
     "gtp-vit": "tokenworks.pipelines.gtp_vit:GTPViTReproduction",
+    "localleap": "tokenworks.pipelines.localleap:LocalLeapReproduction",
+    "freecache": "tokenworks.pipelines.freecache:FreeCacheReproduction",
 }
 
 
