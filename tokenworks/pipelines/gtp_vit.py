@@ -10,11 +10,11 @@ forward, reducers' own overhead included. Reported per arm at the schedule whose
 median of repeats interleaved across arms), plus GTP's selection-only ablation (propagation "none") and ToMe's accuracy
 interpolated at GTP's exact MACs.
 
-Measured (tiny preset, 2026-11-29, shared 2-core CPU, 1 thread, MLflow run f82ef3a8e5a947cd8904c5b65e791927):
-unreduced 40.65%; GTP -27.5% MACs at -0.25 pt (first schedule at >= 25%; its graph and propagation cost 1.3
-points of MACs), ToMe -25.1% at +0.05 pt, random -25.4% at -1.9 pt, EViT with fusion -25.4% at -16 pt.
-GTP vs ToMe at equal MACs -0.3 pt (1 SE 1.1 pt): "not reproduced" (a tie). images/s at batch 64: none 207,
-GTP 202, ToMe 233 (GTP's gathers and graph slicing cost as much as the MACs saved on this small model).
+Measured (tiny preset, 2026-11-29, shared 2-core CPU, 1 thread, MLflow run ca6364af0af44edc82e798041dd654b6,
+vit-tiny e25b53edf91e): unreduced 82.55%; GTP -23.8% MACs at -1.85 pt (first schedule at >= 25%: -27.5% at
+-2.3 pt: target not met), ToMe -25.1% at -0.05 pt, EViT with fusion -25.4% at -1.85 pt, random -25.4% at
+-9.4 pt. GTP vs ToMe at equal MACs -1.8 pt (1 SE 0.9 pt): "not reproduced". images/s at batch 64: none 894,
+GTP 968, ToMe 1076 (GTP's gathers and graph slicing cost much of the MACs saved on this small model).
 """
 
 from __future__ import annotations

@@ -29,3 +29,13 @@ def test_micro_builds_loads_and_classifies():
     assert 0.0 <= meta["val_accuracy"] <= 1.0 and meta["name"] == "vit-micro"
     images, labels = make_images("glyphs", "validation", 200, SceneSpec())
     assert abs(accuracy(model, images, labels) - meta["val_accuracy"]) < 1e-9
+
+
+def test_curriculum_holds_easy_then_ramps_to_the_full_scenes():
+    from tokenworks.zoo.vit_models import ViTRecipe, difficulty
+
+    recipe = ViTRecipe(description="t", steps=100, easy_steps=10, ramp_steps=20)
+    levels = [difficulty(recipe, s) for s in range(100)]
+    assert levels[:10] == [0.0] * 10 and levels[29:] == [1.0] * 71
+    assert all(0 < t < 1 for t in levels[10:29]) and levels[10:30] == sorted(levels[10:30])
+    assert difficulty(ViTRecipe(description="t", easy_steps=5, ramp_steps=0), 5) == 1.0

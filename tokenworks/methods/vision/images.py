@@ -46,12 +46,22 @@ class SceneSpec:
     background_contrast: float = 50.0          # amplitude of the smooth colour background
     target_jitter: int = 5                     # px the target's box may sit off the image centre (as on ImageNet,
                                                # objects are roughly centred)
+    background_spread: float = 1.0             # 1: background mean colour uniform in [60, 190] per channel;
+                                               # 0: mid-grey (125); between: scaled towards grey
 
-    def easy(self) -> "SceneSpec":
-        """The same classes and glyphs without clutter or distractors: a from-scratch ViT sits at chance for
-        hundreds of steps on the full scenes (its CLS first sees only the mean patch); a short easy phase first
-        gets it past that plateau."""
-        return replace(self, distractors=(0, 0), clutter_lines=(0, 0), pixel_noise=5.0, background_contrast=20.0)
+    def at_difficulty(self, t: float) -> "SceneSpec":
+        """The same classes and glyphs with every nuisance scaled by `t` in [0, 1]: at 0 a centred red glyph on a
+        flat mid-grey canvas (no distractors, clutter, jitter or noise), at 1 this spec. A from-scratch ViT sits
+        at chance for hundreds of steps on the full scenes (its CLS first sees only the mean patch, dominated by
+        the background); on the t = 0 scenes it leaves chance in ~60 steps, and a linear ramp of t carries it
+        to the full scenes (the training curriculum of tokenworks.zoo.vit_models)."""
+        t = min(max(float(t), 0.0), 1.0)
+        if t == 1.0:
+            return self
+        scaled = lambda pair: (int(round(t * pair[0])), int(round(t * pair[1])))  # noqa: E731
+        return replace(self, distractors=scaled(self.distractors), clutter_lines=scaled(self.clutter_lines),
+                       pixel_noise=t * self.pixel_noise, background_contrast=t * self.background_contrast,
+                       background_spread=t * self.background_spread, target_jitter=int(round(t * self.target_jitter)))
 
     def check(self) -> None:
         if not 2 <= self.num_classes <= len(GLYPH_CHARS):
@@ -144,6 +154,8 @@ def _background(spec: SceneSpec, rng: np.random.Generator) -> np.ndarray:
     rows = grid[i0] * (1 - f[..., None]) + grid[i0 + 1] * f[..., None]          # [32, 4, 3]
     cols = rows[:, i0] * (1 - f.T[..., None]) + rows[:, i0 + 1] * f.T[..., None]  # [32, 32, 3]
     mean = rng.uniform(60, 190, 3)
+    if spec.background_spread != 1.0:       # (1.0 keeps the arithmetic, so the full scenes are bit-for-bit unchanged)
+        mean = 125.0 + spec.background_spread * (mean - 125.0)
     return mean + spec.background_contrast * cols
 
 
