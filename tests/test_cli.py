@@ -301,6 +301,29 @@ def test_reproduce_json_of_several_slugs_is_a_list(cli, fake_paper, monkeypatch)
         assert isinstance(data, list) and [d["slug"] for d in data] == [FAKE_SLUG]
 
 
+def test_one_failing_paper_does_not_stop_the_others(cli, fake_paper, monkeypatch):
+    from tokenworks import pipelines
+
+    broken = "broken-paper"
+    monkeypatch.setattr(pipelines, "REPRODUCTIONS", {broken: "fake_cli_repro:FakeReproduction",
+                                                     FAKE_SLUG: "fake_cli_repro:FakeReproduction"})
+    runner = sys.modules["tokenworks.platform.runner"]
+    working = runner.reproduce
+
+    def reproduce(slug, **kwargs):
+        if slug == broken:
+            raise RuntimeError("weights not found")
+        return working(slug, **kwargs)
+
+    monkeypatch.setattr(runner, "reproduce", reproduce)
+    result = cli("reproduce", "--all", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data[0] == {"slug": broken, "error": "RuntimeError: weights not found"}
+    assert data[1]["slug"] == FAKE_SLUG and data[1]["run_id"]
+    assert "1 of 2 reproductions failed: broken-paper" in result.stderr
+
+
 def test_reproduce_table_shows_claims_and_metrics_by_arm(cli, fake_paper):
     result = cli("reproduce", FAKE_SLUG)
     assert result.exit_code == 0, result.output

@@ -17,6 +17,7 @@ from tokenworks.cli.common import (
     out_console,
     print_json,
     stdout_to_stderr,
+    warn,
 )
 from tokenworks.config import load_config_file, parse_set_options
 from tokenworks.errors import UserError
@@ -68,17 +69,31 @@ def reproduce(
 
     runner = need("tokenworks.platform.runner", purpose="`tokenworks reproduce`")
     configure_threads()
-    outputs = []
+    outputs, failed = [], []
     for slug in targets:
-        with stdout_to_stderr(as_json):
-            outcome = runner.reproduce(slug, preset=preset.value, overrides=overrides,
-                                       config_file=str(config_file) if config_file else None, progress=not as_json)
+        try:
+            with stdout_to_stderr(as_json):
+                outcome = runner.reproduce(slug, preset=preset.value, overrides=overrides,
+                                           config_file=str(config_file) if config_file else None,
+                                           progress=not as_json)
+        except Exception as exc:  # noqa: BLE001
+            if len(targets) == 1:
+                raise
+            # one paper that cannot run (missing weights, an OOM) must not cost the rest of a suite; its MLflow
+            # run is already marked FAILED with its traceback
+            failed.append(slug)
+            warn(f"{slug}: reproduction failed ({type(exc).__name__}: {exc}); going on with the others.")
+            outputs.append({"slug": slug, "error": f"{type(exc).__name__}: {exc}"})
+            continue
         if as_json:
             outputs.append(outcome_json(outcome))
         else:
             print_outcome(outcome, runner.format_claims_table(outcome.result))
     if as_json:
         print_json(outputs[0] if len(slugs or []) == 1 else outputs)
+    if failed:
+        warn(f"{len(failed)} of {len(targets)} reproductions failed: {', '.join(failed)}.")
+        raise typer.Exit(1)
 
 
 def _targets(slugs: list[str], run_all: bool) -> list[str]:

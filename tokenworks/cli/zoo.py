@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from tokenworks.cli.bench import zoo_function
-from tokenworks.cli.common import configure_threads, need, out_console, print_json, stdout_to_stderr
+from tokenworks.cli.common import (
+    Unavailable, configure_threads, need, out_console, print_json, stdout_to_stderr, warn,
+)
 from tokenworks.cli.prompts_file import write_prompts
 from tokenworks.errors import UserError, close_matches
 
@@ -83,7 +85,10 @@ def zoo_build(
                         + close_matches(full_name, known))
     build = zoo_function("build")
     configure_threads()
-    need("tokenworks.platform.zoo_tracking", "enable_zoo_tracking", purpose="logging the build to MLflow")()
+    try:  # record the build in MLflow; a zoo without the platform (or a stand-in zoo) still builds
+        need("tokenworks.platform.zoo_tracking", "enable_zoo_tracking", purpose="logging the build to MLflow")()
+    except (Unavailable, ImportError) as exc:
+        warn(f"the build is not logged to MLflow: {exc}")
     path = build(full_name, force)
     typer.echo(f"{full_name}: {path}")
 
