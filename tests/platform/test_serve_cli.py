@@ -3,6 +3,7 @@ run prints its URL and endpoints, answers over HTTP, and shuts down cleanly on C
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import signal
@@ -33,11 +34,19 @@ TOKENWORKS = [sys.executable, "-c", "from tokenworks.cli import main; main()"]
     (["serve", "decoder", "greedy", "--preset", "huge"], "preset 'huge'"),
     (["serve", "decoder", "greedy", "--config", "/no/such/file.yaml"], "does not exist"),
     (["serve", "decoder", "greedy", "--set", "method_options.topk=8"], "unknown option 'topk'"),
+    (["serve", "decoder", "token-recycling", "--set", "backend=vllm"], "plain greedy targets only"),
 ])
 def test_bad_arguments_fail_before_anything_starts(args, words):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and words in result.output
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_backend_vllm_without_vllm_fails_before_ray_starts():
+    result = CliRunner().invoke(app, ["serve", "decoder", "greedy", "--set", "backend=vllm"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "needs vLLM" in result.output
 
 
 def test_a_busy_port_is_refused_with_a_readable_error(monkeypatch):

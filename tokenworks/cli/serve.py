@@ -107,6 +107,9 @@ def serve_config(app_name: str, slug: str | None, model: str | None, config: Pat
         from tokenworks.methods.decoding.registry import decoder_config
 
         decoder_config(cfg.method, **cfg.method_options)  # unknown decoder / bad option: fail now
+        from tokenworks.platform.serve_app.app import decoder_backend
+
+        decoder_backend(cfg)  # backend vllm without vLLM, or for a non-greedy method: fail before Ray starts
     return cfg
 
 
