@@ -328,3 +328,21 @@ def setting(cfg: DiffusionRepro, bench: Workbench) -> str:
     return (f"{cfg.model} ({meta.get('params', '?')} params, val acc {meta.get('val_accuracy', '?')}), "
             f"{len(bench.examples)} {cfg.split} task examples ({', '.join(DIFFUSION_TASKS)}), "
             f"gen {cfg.gen_length}, block {cfg.block_length}, batch 1, CPU, 1 thread")
+
+
+def build_result(bench: Workbench, workdir: Path, metrics: dict[str, float], claims: list, plot_file: str,
+                 plot_title: str, notes: tuple[str, ...] = ()):
+    """The Result both diffusion reproductions return: per-sample rows, the Pareto table (also as the first
+    note) and the Pareto plot written under `workdir`."""
+    from tokenworks.pipelines.base import Result
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    table = pareto_table(bench)
+    return Result(
+        metrics=metrics,
+        claims=claims,
+        tables={"per_sample": [row for r in bench.results for row in r.rows], "pareto": table},
+        plots={"pareto": plot_pareto(bench, workdir / plot_file, plot_title)},
+        notes=[markdown(table), *notes],
+    )

@@ -14,7 +14,6 @@ cache, 73% of the positions fed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from tokenworks.config import SearchSpace
@@ -47,19 +46,11 @@ class FreeCacheReproduction(Reproduction):
         common.run_cache_curves(bench)
         common.run_commit_curves(bench, localleap_grid=False)
         metrics = common.flat_metrics(bench)
-        workdir = Path(ctx.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        table = common.pareto_table(bench)
-        return Result(
-            metrics=metrics,
-            claims=claims(metrics, common.setting(cfg, bench)),
-            tables={"per_sample": [row for r in bench.results for row in r.rows], "pareto": table},
-            plots={"pareto": common.plot_pareto(bench, workdir / "freecache_pareto.png",
-                                                "FreeCache + guided diffusion: accuracy vs NFE per token")},
-            notes=[common.markdown(table),
-                   "guided diffusion (deterministic rule) outputs the guide's greedy tokens: compare guided/accuracy "
-                   "with guide-ar/accuracy, not with the diffusion model's"],
-        )
+        note = ("guided diffusion (deterministic rule) outputs the guide's greedy tokens: compare guided/accuracy "
+                "with guide-ar/accuracy, not with the diffusion model's")
+        return common.build_result(bench, ctx.workdir, metrics, claims(metrics, common.setting(cfg, bench)),
+                                   "freecache_pareto.png", "FreeCache + guided diffusion: accuracy vs NFE per token",
+                                   notes=(note,))
 
 
 def claims(m: dict[str, float], setting: str) -> list[Claim]:

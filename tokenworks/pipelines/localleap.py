@@ -14,7 +14,6 @@ NFE than LocalLeap. Fixed-k loses accuracy from k = 2 (0.894; 0.838 with the who
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from tokenworks.config import SearchSpace
@@ -47,17 +46,8 @@ class LocalLeapReproduction(Reproduction):
         common.run_commit_curves(bench)
         metrics = common.flat_metrics(bench)
         metrics.update(_targets(bench, metrics))
-        workdir = Path(ctx.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        table = common.pareto_table(bench)
-        return Result(
-            metrics=metrics,
-            claims=claims(metrics, common.setting(cfg, bench)),
-            tables={"per_sample": [row for r in bench.results for row in r.rows], "pareto": table},
-            plots={"pareto": common.plot_pareto(bench, workdir / "localleap_pareto.png",
-                                                "LocalLeap: accuracy vs NFE per token (no cache on curves)")},
-            notes=[common.markdown(table)],
-        )
+        return common.build_result(bench, ctx.workdir, metrics, claims(metrics, common.setting(cfg, bench)),
+                                   "localleap_pareto.png", "LocalLeap: accuracy vs NFE per token (no cache on curves)")
 
 
 def _targets(bench: common.Workbench, m: dict[str, float]) -> dict[str, float]:

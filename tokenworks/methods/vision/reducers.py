@@ -13,6 +13,8 @@ unpatched model (a test).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import Callable, ClassVar, Sequence
 
 import torch
@@ -56,7 +58,7 @@ class TokenState:
         return x
 
 
-class TokenReducer:
+class TokenReducer(ABC):
     """Base: a schedule of removals per layer and the hooks a block calls. Subclasses implement `reduce`."""
 
     name: ClassVar[str] = "base"
@@ -88,9 +90,11 @@ class TokenReducer:
         """Called once per forward with the blocks' input X0 [B, 1 + N, C]."""
         return TokenState(self, x0, cfg.depth)
 
+    @abstractmethod
     def reduce(self, layer: int, x: torch.Tensor, probs: torch.Tensor, keys: torch.Tensor, state: TokenState,
                r: int) -> torch.Tensor:
-        raise NotImplementedError
+        """Remove `r` tokens of x [B, N, C] after block `layer`'s attention (probs [B, H, N, N], keys
+        [B, H, N, d]); returns the shorter [B, N - r, C] and updates `state` (sizes, positions)."""
 
     def token_counts(self) -> list[tuple[int, int]]:
         """(tokens into block, tokens into its MLP) of every block in the last forward."""
