@@ -8,9 +8,10 @@ from tokenworks.config import Choice
 from tokenworks.pipelines import get_reproduction
 from tokenworks.pipelines.base import VERDICTS, RunContext
 
-ARMS = ("greedy", "hf-greedy", "prompt-lookup", "token-recycling", "token-recycling-chain", "token-recycling-cold")
+ARMS = ("greedy", "hf-greedy", "prompt-lookup", "token-recycling", "token-recycling-chain", "token-recycling-cold",
+        "token-recycling-paper-tree")
 KEYS = ("tokens_per_s", "speedup", "speedup_over_greedy", "mean_acceptance_length", "target_forwards_per_token",
-        "exact_match", "distinct_4gram")
+        "exact_match", "distinct_4gram", "forward_cost")
 
 
 def test_micro_preset_end_to_end(tmp_path):
@@ -25,6 +26,9 @@ def test_micro_preset_end_to_end(tmp_path):
     assert result.metrics["greedy/mean_acceptance_length"] == 1.0
     assert result.metrics["token-recycling/mean_acceptance_length"] >= 1.0
     assert {"token-recycling/matrix_mb", "token-recycling/realized_efficiency"} <= set(result.metrics)
+    assert result.metrics["greedy/forward_cost"] == 1.0
+    mal = {c.name: c for c in result.claims}["mean acceptance length"].ours
+    assert "with the paper's tree 2.2.2" in mal
     assert result.claims and all(c.verdict in VERDICTS and c.paper and c.ours and c.setting for c in result.claims)
     assert all(c.why for c in result.claims if c.verdict != "reproduced")
     assert len(result.tables["per_sample"]) == cfg.prompts * cfg.repeats * len(ARMS)

@@ -30,7 +30,8 @@ class ZooPreset(str, Enum):
 
 @zoo_app.command("list")
 def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List the zoo's models: built or not, size, validation bits per byte, recipe hash.
+    """List the zoo's models: built or not, size, validation bits per byte (or accuracy), how varied a code
+    LM's greedy output is (distinct-4-gram share; below 0.6 it loops), recipe hash.
 
     **Examples**
 
@@ -44,7 +45,8 @@ def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
         print_json(models)
         return
     table = Table(title="model zoo", title_justify="left")
-    for column in ("name", "built", "params", "val bits/byte", "val acc", "recipe", "description", "path"):
+    for column in ("name", "built", "params", "val bits/byte", "val acc", "greedy dist4", "recipe", "description",
+                   "path"):
         table.add_column(column, no_wrap=column in ("name", "recipe"), overflow="fold")
     for m in models:
         bpb = m.get("val_bits_per_byte")
@@ -53,6 +55,7 @@ def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
             m["name"], "yes" if m.get("built") else "no", f"{params:,}" if isinstance(params, int) else "",
             f"{bpb:.3f}" if isinstance(bpb, (int, float)) else "",
             f"{acc:.3f}" if isinstance(acc := m.get("val_accuracy"), (int, float)) else "",
+            f"{d4:.2f}" if isinstance(d4 := m.get("val_greedy_distinct_4gram"), (int, float)) else "",
             str(m.get("recipe_hash") or ""),
             str(m.get("description") or ""), str(m.get("path") or ""),
         )

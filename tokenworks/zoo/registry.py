@@ -38,7 +38,8 @@ def read_metadata(path: Path) -> dict | None:
 
 
 def model_info(name: str) -> dict:
-    """name, built, path, params, val_bits_per_byte, val_accuracy, recipe_hash, description (+ zoo.json)."""
+    """name, built, path, params, val_bits_per_byte, val_accuracy, val_greedy_distinct_4gram, recipe_hash,
+    description (+ zoo.json)."""
     recipe = get_recipe(name)
     path = model_dir(name, recipe)
     metadata = read_metadata(path) or {}
@@ -50,6 +51,8 @@ def model_info(name: str) -> dict:
         "params": metadata.get("params"),
         "val_bits_per_byte": metadata.get("val_bits_per_byte"),
         "val_accuracy": metadata.get("val_accuracy"),  # task, image and diffusion models
+        # code LMs: distinct-4-gram share of greedy continuations of validation prompts (< 0.6: it loops)
+        "val_greedy_distinct_4gram": metadata.get("val_greedy_distinct_4gram"),
         "recipe_hash": recipe_hash(recipe),
         "description": recipe.description,
     }
@@ -57,7 +60,8 @@ def model_info(name: str) -> dict:
 
 def list_models() -> list[dict]:
     ensure_extensions()
-    keys = ("name", "built", "path", "params", "val_bits_per_byte", "val_accuracy", "recipe_hash", "description")
+    keys = ("name", "built", "path", "params", "val_bits_per_byte", "val_accuracy", "val_greedy_distinct_4gram",
+            "recipe_hash", "description")
     return [{key: info[key] for key in keys} for info in map(model_info, ZOO)]
 
 

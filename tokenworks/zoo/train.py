@@ -26,10 +26,15 @@ from tokenworks.runtime import configure_threads
 from tokenworks.zoo import paths
 from tokenworks.zoo.data import documents
 from tokenworks.zoo.evaluate import bits_per_byte, token_stream
+from tokenworks.zoo.prompts import code_prompts
+from tokenworks.zoo.quality import greedy_diversity
 from tokenworks.zoo.recipes import Recipe, recipe_hash
 from tokenworks.zoo.tokenizer import load_tokenizer, publish
+from tokenworks.zoo.unlikelihood import unlikelihood_finetune
 
 METADATA_FILE = "zoo.json"
+# the variety check every causal-LM build runs (validation prompts, so the test prompts stay unseen)
+VARIETY_PROMPTS, VARIETY_TOKENS = 30, 128
 
 
 def model_dir(name: str, recipe: Any) -> Path:
@@ -108,6 +113,12 @@ def train_model(recipe: Recipe, tokenizer, name: str = "model") -> tuple[LlamaFo
         "final_train_loss": round(loss.item(), 4),
         "train_tokens_available": len(stream),
     }
+    if recipe.unlikelihood is not None:
+        stats.update(unlikelihood_finetune(
+            model, stream, recipe.unlikelihood, recipe.batch, recipe.context, generator,
+            bf16=recipe.precision == "bf16", desc=f"zoo: unlikelihood phase of {name}",
+        ))
+        stats["train_seconds"] = round(time.perf_counter() - started, 1)
     return model, stats
 
 
@@ -124,6 +135,8 @@ def build_model(name: str, recipe: Recipe, num_threads: int | None = None) -> Pa
             )
             for split in ("validation", "test")
         }
+        variety = greedy_diversity(model, tokenizer, code_prompts(tokenizer, VARIETY_PROMPTS, split="validation"),
+                                   max_new_tokens=VARIETY_TOKENS)
     finally:
         torch.set_num_threads(previous_threads)
     metadata = {
@@ -135,6 +148,8 @@ def build_model(name: str, recipe: Recipe, num_threads: int | None = None) -> Pa
         **stats,
         "val_bits_per_byte": evaluation["validation_bits_per_byte"],
         "test_bits_per_byte": evaluation["test_bits_per_byte"],
+        # greedy continuations of held-out function bodies: does the model write varied code or loop?
+        "val_greedy_distinct_4gram": round(variety, 4),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -25,7 +25,7 @@ DECODERS = [
     ("token-recycling", {}),
     ("token-recycling", {"tree": "2.2.2", "update_from_prefill": False}),
     ("token-recycling", {"tree": "chain6", "persist": "per_request"}),
-    ("token-recycling", {"tree": "top16", "persist": "none", "topk": 4}),
+    ("token-recycling", {"tree": "top8", "persist": "none", "topk": 5}),
     ("token-recycling", {"tree": "top24", "kernel": "triton"}),
     ("hf-early-exit", {}),
     ("hf-early-exit", {"num_assistant_tokens": 3}),

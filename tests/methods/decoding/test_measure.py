@@ -38,6 +38,13 @@ def test_compare_decoders_report(target_model):
     assert [s["accepted"] for s in tr if s["repeat"] == 0] == [s["accepted"] for s in tr if s["repeat"] == 1]
     assert "token-recycling" in report.to_table()
     assert isinstance(report.warnings, list)
+    # forward cost: wall per target forward relative to the first method, pooled over every sample
+    assert report.details["greedy"]["forward_cost"] == 1.0
+    for label in report.rows:
+        mine = [s for s in report.per_sample if s["method"] == label]
+        per_forward = sum(s["wall_s"] for s in mine) / sum(s["target_forwards"] for s in mine)
+        assert report.details[label]["seconds_per_forward"] == pytest.approx(per_forward)
+    assert "fwd cost" in report.to_table().splitlines()[0]
 
 
 def test_compare_decoders_rejects_bad_input(target_model):

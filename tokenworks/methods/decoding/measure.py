@@ -14,7 +14,10 @@ Protocol (peers.md C.1):
 - mean acceptance length = 1 + accepted drafts / verify steps, pooled over prompts (vLLM: bonus included);
   target forwards per token pooled the same way (prefill included);
 - exact_match = share of prompts whose ids equal plain greedy's (our `greedy`, run untimed if not an arm);
-- distinct_4gram = distinct / total 4-grams of the generated ids, averaged over prompts.
+- distinct_4gram = distinct / total 4-grams of the generated ids, averaged over prompts;
+- forward cost (a detail, and the table's "fwd cost" column) = wall seconds per target forward over the first
+  method's, pooled over every repeat: speedup is about (tokens per forward) / (forward cost), which separates
+  what the drafter wins (acceptance) from what the hardware charges for a wider verify forward.
 
 A method label is a decoder name, or any label whose `method_options` entry names the decoder:
 `{"tr-chain": {"decoder": "token-recycling", "tree": "chain8"}}`.
@@ -49,12 +52,14 @@ class BenchReport:
     setting: dict[str, Any] = field(default_factory=dict)
 
     def to_table(self) -> str:
-        head = ("method", "tok/s", "speedup", "MAL", "fwd/tok", "exact", "dist4")
+        head = ("method", "tok/s", "speedup", "MAL", "fwd/tok", "exact", "dist4", "fwd cost")
         lines = [f"{head[0]:<22}" + "".join(f"{h:>9}" for h in head[1:])]
         for label, r in self.rows.items():
             vals = [r[k] for k in ROW_KEYS]
+            cost = self.details.get(label, {}).get("forward_cost")
             lines.append(f"{label:<22}" + "".join(f"{v:>9.3f}" if k != "tokens_per_s" else f"{v:>9.1f}"
-                                                   for k, v in zip(ROW_KEYS, vals)))
+                                                   for k, v in zip(ROW_KEYS, vals))
+                         + (f"{cost:>9.2f}" if cost is not None else ""))
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -178,11 +183,21 @@ def _report(methods: list[str], samples: list[dict], repeats: int, setting: dict
             "tokens_per_s_per_repeat": per_repeat, "new_tokens": new, "verify_steps": steps,
             "tokens_processed_per_token": sum(s["tokens_processed"] for s in first) / new if new else 0.0,
             "draft_forwards_per_token": sum(s["draft_forwards"] for s in first) / new if new else 0.0,
+            "seconds_per_forward": _seconds_per_forward(mine),
         }
     base = rows[methods[0]]["tokens_per_s"]
     for r in rows.values():
         r["speedup"] = r["tokens_per_s"] / base if base else 0.0
+    base_forward = details[methods[0]]["seconds_per_forward"]
+    for d in details.values():
+        d["forward_cost"] = d["seconds_per_forward"] / base_forward if base_forward else 0.0
     return BenchReport(rows, samples, _warnings(rows), details, setting)
+
+
+def _seconds_per_forward(samples: list[dict]) -> float:
+    """Wall seconds per target forward (draft forwards and prefill included in the wall), pooled."""
+    forwards = sum(s["target_forwards"] for s in samples)
+    return sum(s["wall_s"] for s in samples) / forwards if forwards else 0.0
 
 
 def _thread_warnings(device: torch.device) -> list[str]:

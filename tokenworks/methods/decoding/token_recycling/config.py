@@ -14,7 +14,7 @@ class TokenRecyclingConfig(TokenworksConfig):
     """Defaults are the CPU (`tiny`) setting; `paper` is the official code's (`--output-id-topk 8`, tree 2.2.2)."""
 
     topk: int = Field(8, ge=1, le=64, description="candidates kept per token in the adjacency matrix (k)")
-    tree: str = Field("top16", description=f"draft-tree template: {TEMPLATE_HELP}")
+    tree: str = Field("top8", description=f"draft-tree template: {TEMPLATE_HELP}")
     persist: Literal["none", "per_request", "global"] = Field(
         "global",
         description="adjacency matrix lifetime: global = kept across requests (hot start, the official eval); "
