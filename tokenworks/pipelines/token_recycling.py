@@ -7,13 +7,14 @@ Hugging Face greedy `generate`, Hugging Face prompt lookup, Token Recycling (hot
 official eval), the same drafter with a chain template (isolates the tree), and Token Recycling with a
 cold matrix per request (isolates hot start). Speedups are over the faster of the two greedy baselines.
 
-Knobs were chosen on the validation split with the current code-lm-tiny (378d75de74d5, whose greedy output is
-varied: distinct-4-gram 0.79 on validation prompts): per-rank acceptance with tree 2.2.2 -> RANK_ACCEPT; then
-top8/12/16/24 and 2.2.2 compared at one thread: top8 1.13x, top12 1.12x, top16 1.07x, top24 1.00x, 2.2.2
-0.66x (MAL 1.96 / 2.12 / 2.21 / 2.42 / 2.89). Measured on the test split (tiny preset, 2026-11-29, 2-core CPU,
-1 thread, MLflow run 4cea951146b1434d8be7c9aacae594b6): Token Recycling 1.19x over greedy (our greedy was
-faster than hf-greedy), MAL 2.02, exact match 1.000, prompt lookup 0.97x (MAL 1.53); the paper's tree reaches
-MAL 2.96 but 0.74x, because its 80-node verify forward costs 3.7x a one-token forward on this CPU.
+Knobs were chosen on the validation split with code-lm-tiny 378d75de74d5 (the unlikelihood recipe trained
+1800 + 120 steps; greedy output varied: distinct-4-gram 0.79 on validation prompts): per-rank acceptance with
+tree 2.2.2 -> RANK_ACCEPT; then top8/12/16/24 and 2.2.2 compared at one thread: top8 1.13x, top12 1.12x, top16
+1.07x, top24 1.00x, 2.2.2 0.66x (MAL 1.96 / 2.12 / 2.21 / 2.42 / 2.89). Measured on the test split with the
+current code-lm-tiny 4566db30eb82 (tiny preset, 2026-11-29, 2-core CPU, 1 thread, MLflow run
+47719a9097f14604b000f206b4c19367): Token Recycling 1.23x over greedy (our greedy was faster than hf-greedy),
+MAL 1.97, exact match 1.000, prompt lookup 0.98x (MAL 1.44); the paper's tree reaches MAL 2.91 but 0.84x,
+because its 80-node verify forward costs 3.5x a one-token forward on this CPU.
 """
 
 from __future__ import annotations
