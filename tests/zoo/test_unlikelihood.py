@@ -10,7 +10,9 @@ from tokenworks.zoo import build
 from tokenworks.zoo import paths
 from tokenworks.zoo.recipes import CODE_TOKENIZER, ZOO, Recipe, UnlikelihoodPhase, recipe_hash
 from tokenworks.zoo.tokenizer import tokenizer_dir
-from tokenworks.zoo.unlikelihood import greedy_rollouts, repeated_ngram_mask, unlikelihood_loss
+from tokenworks.zoo.unlikelihood import (
+    continuation_unlikelihood, greedy_rollouts, repeated_ngram_mask, unlikelihood_loss,
+)
 
 
 def test_repeated_ngram_mask_marks_every_position_of_a_repeat():
@@ -99,3 +101,13 @@ def test_a_recipe_with_a_phase_builds_and_reports_it(code_tokenizer, tmp_path, m
     assert metadata["recipe"]["unlikelihood"]["steps"] == 2
     assert 0 <= metadata["rollout_repeat_share_first"] <= 1 and metadata["unlikelihood_seconds"] >= 0
     assert 0 < metadata["val_greedy_distinct_4gram"] <= 1
+
+
+def test_continuation_unlikelihood_scores_only_the_rollout(micro_lm):
+    model, _ = micro_lm
+    prefixes, rollouts = torch.tensor([[3, 4, 5]]), torch.tensor([[6, 6, 6, 6]])
+    penalised = torch.tensor([[False, True, True, True]])
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[3, 4, 5, 6, 6, 6]])).logits[:, 2:]  # predicts the 4 rollout ids
+        expected = unlikelihood_loss(logits, rollouts, penalised)
+        assert continuation_unlikelihood(model, prefixes, rollouts, penalised).item() == pytest.approx(expected.item())

@@ -30,7 +30,7 @@ from tokenworks.zoo.prompts import code_prompts
 from tokenworks.zoo.quality import greedy_diversity
 from tokenworks.zoo.recipes import Recipe, recipe_hash
 from tokenworks.zoo.tokenizer import load_tokenizer, publish
-from tokenworks.zoo.unlikelihood import unlikelihood_finetune
+from tokenworks.zoo.unlikelihood import continuation_unlikelihood, greedy_rollouts, repeated_ngram_mask
 
 METADATA_FILE = "zoo.json"
 # the variety check every causal-LM build runs (validation prompts, so the test prompts stay unseen)
@@ -97,13 +97,8 @@ def train_model(recipe: Recipe, tokenizer, name: str = "model") -> tuple[LlamaFo
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step)
         window = sample_batch(stream, recipe.batch, recipe.context, generator)
-        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
-            logits = model(input_ids=window[:, :-1]).logits  # [B, T, V]
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = window_loss(model, window, recipe.precision == "bf16")
+        optimizer_step(model, optimizer, loss)
         elapsed = time.perf_counter() - started
         bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens_per_step * (step + 1) / elapsed:.0f}")
     model.eval()
@@ -114,12 +109,53 @@ def train_model(recipe: Recipe, tokenizer, name: str = "model") -> tuple[LlamaFo
         "train_tokens_available": len(stream),
     }
     if recipe.unlikelihood is not None:
-        stats.update(unlikelihood_finetune(
-            model, stream, recipe.unlikelihood, recipe.batch, recipe.context, generator,
-            bf16=recipe.precision == "bf16", desc=f"zoo: unlikelihood phase of {name}",
-        ))
+        stats.update(unlikelihood_phase(model, stream, recipe, generator, name))
         stats["train_seconds"] = round(time.perf_counter() - started, 1)
     return model, stats
+
+
+def window_loss(model, window: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """Next-token cross-entropy over window [B, T+1] (fp32 loss; matmuls under bf16 autocast if asked)."""
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=window[:, :-1]).logits  # [B, T, V]
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
+
+
+def optimizer_step(model, optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def unlikelihood_phase(model, stream: torch.Tensor, recipe: Recipe, generator: torch.Generator, name: str) -> dict:
+    """The recipe's UnlikelihoodPhase on `model` in place (stream [N]: the training split's ids). Each step:
+    cross-entropy on a batch of real windows + weight x unlikelihood on the model's own greedy rollouts.
+    Statistics include the rollouts' repeated-n-gram share over the first and last tenth of the steps."""
+    phase, bf16 = recipe.unlikelihood, recipe.precision == "bf16"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=phase.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    model.train()
+    started, repeat_shares = time.perf_counter(), []
+    bar = tqdm(range(phase.steps), desc=f"zoo: unlikelihood phase of {name}", file=sys.stderr, unit="step")
+    for _ in bar:
+        window = sample_batch(stream, recipe.batch, recipe.context, generator)  # [B, context + 1]
+        prefixes = sample_batch(stream, phase.batch, phase.prefix - 1, generator)  # [b, prefix]
+        rollouts = greedy_rollouts(model, prefixes, phase.rollout_tokens)  # [b, R], fp32, no gradients
+        penalised = repeated_ngram_mask(rollouts, phase.ngram)  # [b, R]
+        # one autocast region: both forwards share the bf16 weight copies (and accumulate their gradients there)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
+            mle = window_loss(model, window, bf16)
+            unlikelihood = continuation_unlikelihood(model, prefixes, rollouts, penalised)
+        optimizer_step(model, optimizer, mle + phase.weight * unlikelihood)
+        repeat_shares.append(penalised.float().mean().item())
+        bar.set_postfix(mle=f"{mle.item():.3f}", repeats=f"{repeat_shares[-1]:.2f}")
+    model.eval()
+    tenth = max(1, len(repeat_shares) // 10)
+    return {
+        "unlikelihood_seconds": round(time.perf_counter() - started, 1),
+        "rollout_repeat_share_first": round(sum(repeat_shares[:tenth]) / tenth, 4),
+        "rollout_repeat_share_last": round(sum(repeat_shares[-tenth:]) / tenth, 4),
+    }
 
 
 def build_model(name: str, recipe: Recipe, num_threads: int | None = None) -> Path:

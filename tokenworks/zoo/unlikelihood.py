@@ -65,46 +65,11 @@ def unlikelihood_loss(logits: torch.Tensor, targets: torch.Tensor, penalised: to
     return -(one_minus * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def unlikelihood_finetune(model, stream: torch.Tensor, phase, batch: int, context: int, generator: torch.Generator,
-                          bf16: bool, desc: str) -> dict:
-    """Run `phase` (a recipes.UnlikelihoodPhase) on `model` in place; `stream` [N] is the training split's ids.
-
-    Each step: cross-entropy on `batch` x `context` real windows + phase.weight x unlikelihood on greedy
-    rollouts. Returns statistics, including the share of rollout tokens inside repeated n-grams on the first
-    and last tenth of the steps (how loopy the model's own continuations were before and after).
-    """
-    import sys
-    import time
-
-    from tqdm import tqdm
-
-    from tokenworks.zoo.train import sample_batch  # here, not at the top: train imports this module
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=phase.lr, betas=(0.9, 0.95), weight_decay=0.1)
-    model.train()
-    started, repeat_shares = time.perf_counter(), []
-    bar = tqdm(range(phase.steps), desc=desc, file=sys.stderr, unit="step")
-    for _ in bar:
-        window = sample_batch(stream, batch, context, generator)  # [B, context + 1]
-        prefixes = sample_batch(stream, phase.batch, phase.prefix - 1, generator)  # [b, prefix]
-        rollouts = greedy_rollouts(model, prefixes, phase.rollout_tokens)  # [b, R]
-        penalised = repeated_ngram_mask(rollouts, phase.ngram)  # [b, R]
-        sequences = torch.cat([prefixes, rollouts], dim=1)
-        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=window[:, :-1]).logits  # [B, T, V]
-            rollout_logits = model(input_ids=sequences[:, :-1]).logits[:, phase.prefix - 1 :]  # [b, R, V]
-        mle = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
-        loss = mle + phase.weight * unlikelihood_loss(rollout_logits, rollouts, penalised)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        repeat_shares.append(penalised.float().mean().item())
-        bar.set_postfix(mle=f"{mle.item():.3f}", repeats=f"{repeat_shares[-1]:.2f}")
-    model.eval()
-    tenth = max(1, len(repeat_shares) // 10)
-    return {
-        "unlikelihood_seconds": round(time.perf_counter() - started, 1),
-        "rollout_repeat_share_first": round(sum(repeat_shares[:tenth]) / tenth, 4),
-        "rollout_repeat_share_last": round(sum(repeat_shares[-tenth:]) / tenth, 4),
-    }
+def continuation_unlikelihood(
+    model, prefixes: torch.Tensor, rollouts: torch.Tensor, penalised: torch.Tensor
+) -> torch.Tensor:
+    """Unlikelihood of the model's own continuations, with gradients: prefixes [b, P], rollouts [b, R] (from
+    `greedy_rollouts`), penalised [b, R] (from `repeated_ngram_mask`). Runs under the caller's autocast."""
+    sequences = torch.cat([prefixes, rollouts], dim=1)
+    logits = model(input_ids=sequences[:, :-1]).logits[:, prefixes.shape[1] - 1 :]  # [b, R, V]
+    return unlikelihood_loss(logits, rollouts, penalised)
