@@ -182,7 +182,8 @@ def claims(m: dict[str, float], cfg: TokenRecyclingRepro, bpb: float | None) -> 
     not_comparable = ("a few-M-parameter model on a CPU is compute/overhead-bound: "
                       + (f"a verify forward of tree {cfg.method.tree} costs {cost:.2f}x a one-token forward here"
                          if cost else "a tree forward costs more than a one-token forward")
-                      + ", where a 7B model on a GPU verifies an 80-node tree for about 1x")
+                      + "; the paper's speedup rests on a 7B model on a GPU being memory-bound, where a wide verify "
+                         "forward costs about one step (not measured here)")
     if variety is not None and variety < 0.6:
         not_comparable += (f"; and this model's greedy output repeats itself (distinct-4-gram {variety:.2f} < 0.6), "
                            "which inflates every drafter's acceptance")
